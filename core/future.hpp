@@ -97,6 +97,7 @@ class Future {
   ~Future() {
     if (s_) s_->release();
   }
+  [[nodiscard]] bool valid() const noexcept { return s_ != nullptr; }
 
   template <class U = T>
     requires(!std::is_void_v<T> && std::is_constructible_v<T, U &&>)
@@ -139,10 +140,11 @@ class Future {
   std::size_t remove_done_callback(std::uint64_t id) noexcept { return s_->remove_done_callback(id); }
 
   struct Awaiter : detail::FutureAwaiter {
-    explicit Awaiter(detail::FutureState<T>* s) noexcept : FutureAwaiter(s), state(s) {}
+    Awaiter(detail::FutureState<T>* s, bool owned) noexcept : FutureAwaiter(s, owned) {}
     T await_resume() {
       resume_checks();
       if constexpr (!std::is_void_v<T>) {
+        auto* state = static_cast<detail::FutureState<T>*>(awaited());
         if constexpr (std::is_copy_constructible_v<T>) {
           return *state->value_;
         } else {
@@ -150,9 +152,9 @@ class Future {
         }
       }
     }
-    detail::FutureState<T>* state;
   };
-  Awaiter operator co_await() const noexcept { return Awaiter(s_); }
+  Awaiter operator co_await() const& noexcept { return Awaiter(s_, false); }
+  Awaiter operator co_await() && noexcept { return Awaiter(std::exchange(s_, nullptr), true); }
 
   [[nodiscard]] detail::FutureBase* base() const noexcept { return s_; }
 

@@ -87,29 +87,31 @@ class Task {
   std::size_t remove_done_callback(std::uint64_t id) noexcept { return t_->remove_done_callback(id); }
 
   struct Awaiter : detail::FutureAwaiter {
-    explicit Awaiter(const Task& t) noexcept : FutureAwaiter(t.t_), task(&t) {}
+    Awaiter(detail::TaskBase* t, bool owned) noexcept : FutureAwaiter(t, owned) {}
     T await_resume() {
       resume_checks();
       if constexpr (!std::is_void_v<T>) {
+        auto* t = static_cast<detail::TaskBase*>(awaited());
         if constexpr (std::is_copy_constructible_v<T>) {
-          return task->promise().value();
+          return promise_of(t).value();
         } else {
-          return std::move(task->promise().value());  // a move-only result is taken once
+          return std::move(promise_of(t).value());  // a move-only result is taken once
         }
       }
     }
-    const Task* task;
   };
-  Awaiter operator co_await() const noexcept { return Awaiter(*this); }
+  Awaiter operator co_await() const& noexcept { return Awaiter(t_, false); }
+  Awaiter operator co_await() && noexcept { return Awaiter(std::exchange(t_, nullptr), true); }
 
   [[nodiscard]] detail::TaskBase* base() const noexcept { return t_; }
   friend bool operator==(const Task& a, const Task& b) noexcept { return a.t_ == b.t_; }
 
  private:
-  detail::CoroPromise<T>& promise() const noexcept {
-    return std::coroutine_handle<detail::CoroPromise<T>>::from_address(t_->root().address())
+  static detail::CoroPromise<T>& promise_of(detail::TaskBase* t) noexcept {
+    return std::coroutine_handle<detail::CoroPromise<T>>::from_address(t->root().address())
         .promise();
   }
+  detail::CoroPromise<T>& promise() const noexcept { return promise_of(t_); }
   detail::TaskBase* t_ = nullptr;
 };
 

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 
 namespace weft::io {
@@ -23,11 +24,15 @@ class Reactor {
   // Makes a concurrent or the next wait() return. Any thread; one write syscall.
   void wake() noexcept;
   [[nodiscard]] std::uint64_t polls() const noexcept { return polls_; }
+  // Whether any descriptor besides the wake-up one is registered: if not, a zero-timeout poll
+  // has nothing to report and the loop skips the syscall.
+  [[nodiscard]] bool has_io() const noexcept { return io_count_ > 0; }
 
  private:
   int epfd_ = -1;
   int wakefd_ = -1;
   std::uint64_t polls_ = 0;
+  std::size_t io_count_ = 0;
 };
 
 }  // namespace weft::io

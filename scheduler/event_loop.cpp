@@ -229,8 +229,10 @@ void EventLoop::drain_inbox() {
 
 void EventLoop::maintenance(std::chrono::nanoseconds timeout) {
   drain_inbox();
-  counters_.polls.add();
-  reactor_.wait(timeout);
+  if (timeout.count() != 0 || reactor_.has_io()) {
+    counters_.polls.add();
+    reactor_.wait(timeout);
+  }
   ++poll_epoch_;
   drain_inbox();
   fire_timers();

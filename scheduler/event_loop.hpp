@@ -39,6 +39,7 @@
 namespace weft {
 
 class Runtime;
+class Executor;
 
 using ExceptionHandler = std::function<void(class EventLoop&, const ExceptionContext&)>;
 
@@ -105,6 +106,11 @@ class EventLoop final : public detail::LoopBase {
     check_open();
     return Future<T>(this);
   }
+
+  // loop.run_in_executor(executor, fn, args...): null executor = the default one. Defined in
+  // scheduler/to_thread.hpp.
+  template <class F, class... Args>
+  auto run_in_executor(Executor* executor, F&& fn, Args&&... args);
 
   void set_exception_handler(ExceptionHandler handler);
   void call_exception_handler(const ExceptionContext& context) noexcept override;

@@ -63,6 +63,13 @@ Future<InvokeResult<F, Args...>> run_in_executor(Executor& executor, F&& fn, Arg
   return run_in_executor(&executor, std::forward<F>(fn), std::forward<Args>(args)...);
 }
 
+template <class F, class... Args>
+auto EventLoop::run_in_executor(Executor* executor, F&& fn, Args&&... args) {
+  Executor& ex = executor ? *executor : runtime().default_executor();
+  return detail::submit_to<InvokeResult<F, Args...>>(ex, *this, std::forward<F>(fn),
+                                                       std::forward<Args>(args)...);
+}
+
 // asyncio.to_thread(fn, args...): run_in_executor on the default executor.
 template <class F, class... Args>
 Future<InvokeResult<F, Args...>> to_thread(F&& fn, Args&&... args) {

@@ -23,9 +23,18 @@ struct TaskWakeNode : WaiterNode {
   }
 };
 
+// Awaiting an lvalue Task/Future borrows its reference; awaiting an rvalue (a temporary such as
+// `co_await create_task(f())` or `co_await to_thread(g)`) moves the reference into the awaiter,
+// so the awaited object's lifetime never depends on how a compiler scopes co_await temporaries
+// (g++ 12 has bugs there).
 class FutureAwaiter : public Cancellable {
  public:
-  explicit FutureAwaiter(FutureBase* f) noexcept : fut_(f) {}
+  FutureAwaiter(FutureBase* f, bool owned) noexcept : fut_(f), owned_(owned) {}
+  FutureAwaiter(const FutureAwaiter&) = delete;
+  FutureAwaiter& operator=(const FutureAwaiter&) = delete;
+  ~FutureAwaiter() {
+    if (owned_) fut_->release();
+  }
 
   bool await_ready() const noexcept { return fut_->done(); }
 
@@ -54,6 +63,7 @@ class FutureAwaiter : public Cancellable {
   }
 
  protected:
+  [[nodiscard]] FutureBase* awaited() const noexcept { return fut_; }
   // Everything await_resume must do before reading the value.
   void resume_checks() {
     if (misuse_ == kOutsideTask) throw RuntimeError("await outside of a running task");
@@ -67,6 +77,7 @@ class FutureAwaiter : public Cancellable {
   FutureBase* fut_;
   TaskBase* task_ = nullptr;
   TaskWakeNode node_;
+  bool owned_;
   Misuse misuse_ = kNone;
 };
 
