@@ -18,15 +18,13 @@
 #include <type_traits>
 #include <utility>
 
+#include <weft/core/detail/frame_allocator.hpp>
 #include <weft/core/errors.hpp>
 #include <weft/core/task_base.hpp>
 
 namespace weft {
 namespace detail {
 
-inline constexpr std::size_t kFrameAlign = alignof(std::max_align_t);
-inline constexpr std::size_t kFramePrefix =
-    (sizeof(TaskBase) + kFrameAlign - 1) / kFrameAlign * kFrameAlign;
 // Written into the prefix of every frame so create_task can tell a frame it may build a task in
 // from one the compiler placed elsewhere (heap allocation elision).
 inline constexpr std::uint64_t kFrameCookie = 0x7765667446524d45ull;  // "weftFRME"
@@ -36,12 +34,12 @@ void report_never_awaited() noexcept;
 class PromiseBase {
  public:
   static void* operator new(std::size_t n) {
-    auto* base = static_cast<char*>(::operator new(n + kFramePrefix));
+    auto* base = static_cast<char*>(frame_alloc(n + kFramePrefix));
     *reinterpret_cast<std::uint64_t*>(base) = kFrameCookie;
     return base + kFramePrefix;
   }
   static void operator delete(void* p, std::size_t n) noexcept {
-    ::operator delete(static_cast<char*>(p) - kFramePrefix, n + kFramePrefix);
+    frame_free(static_cast<char*>(p) - kFramePrefix, n + kFramePrefix);
   }
 
   std::suspend_always initial_suspend() noexcept { return {}; }

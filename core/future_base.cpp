@@ -81,7 +81,7 @@ void FutureBase::notify_all(WaiterNode* list) noexcept {
 bool FutureBase::cancel_future(std::string msg) noexcept {
   mark_retrieved();  // asyncio: cancel() clears _log_traceback
   return complete([&] {
-    cancel_msg_ = std::move(msg);
+    if (!msg.empty()) cancel_msg_ = std::make_unique<std::string>(std::move(msg));
     return kCancelled;
   });
 }
@@ -91,7 +91,7 @@ void FutureBase::check_result() const {
     case kPending:
       throw InvalidStateError("Result is not set.");
     case kCancelled:
-      throw CancelledError(cancel_msg_);
+      throw CancelledError(cancel_message());
     case kException:
       mark_retrieved();
       std::rethrow_exception(exc_);
@@ -105,7 +105,7 @@ std::exception_ptr FutureBase::exception() const {
     case kPending:
       throw InvalidStateError("Exception is not set.");
     case kCancelled:
-      throw CancelledError(cancel_msg_);
+      throw CancelledError(cancel_message());
     case kException:
       mark_retrieved();
       return exc_;

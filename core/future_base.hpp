@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <exception>
+#include <memory>
 #include <string>
 
 #include <weft/core/detail/atomic.hpp>
@@ -76,7 +77,8 @@ class FutureBase {
   void add_done_callback_node(WaiterNode* node) noexcept;
   std::size_t remove_done_callback(std::uint64_t id) noexcept;
 
-  [[nodiscard]] const std::string& cancel_message() const noexcept { return cancel_msg_; }
+  // The message of the cancel() that finished it (empty if none). Only once cancelled.
+  [[nodiscard]] std::string cancel_message() const { return cancel_msg_ ? *cancel_msg_ : std::string(); }
 
  protected:
   virtual ~FutureBase();
@@ -120,7 +122,7 @@ class FutureBase {
   WaiterNode* waiters_ = nullptr;       // FIFO, guarded by lock_
   WaiterNode* waiters_tail_ = nullptr;  // guarded by lock_
   std::exception_ptr exc_;              // written before completion
-  std::string cancel_msg_;              // written before completion
+  std::unique_ptr<std::string> cancel_msg_;  // written before completion; null: no message
   // The loop whose call_soon runs done callbacks and whose handler gets unretrieved
   // exceptions. For a task it follows the task as it migrates (relaxed: a hint for routing).
   atomic<LoopBase*> loop_;

@@ -26,10 +26,16 @@ TaskBase::TaskBase(std::coroutine_handle<> root, LoopBase* loop, std::string nam
     : FutureBase(loop, 2),  // the creator's Task handle + "alive" until the root finishes
       Runnable(Kind::kTask, &TaskBase::run_thunk),
       resume_(root),
-      root_(root),
       number_(name.empty() ? next_task_number() : 0),
-      name_(std::move(name)) {
+      name_(name.empty() ? nullptr : std::make_unique<std::string>(std::move(name))) {
   pinned_ = pinned;
+}
+
+std::string TaskBase::take_pending_msg_locked() {
+  std::string msg;
+  if (pending_cancel_msg_) msg = std::move(*pending_cancel_msg_);
+  pending_cancel_msg_.reset();
+  return msg;
 }
 
 void TaskBase::run_thunk(Runnable* r) noexcept {
@@ -42,7 +48,7 @@ void TaskBase::run_thunk(Runnable* r) noexcept {
     if (t->must_cancel_hint_.load(memory_order_relaxed)) {
       t->lock();
       bool cancel_now = t->must_cancel_locked_;
-      std::string msg = std::move(t->pending_cancel_msg_);
+      std::string msg = t->take_pending_msg_locked();
       t->must_cancel_locked_ = false;
       t->must_cancel_hint_.store(false, memory_order_relaxed);
       t->unlock();
@@ -75,7 +81,11 @@ bool TaskBase::cancel(std::string msg) noexcept {
   }
   must_cancel_locked_ = true;
   must_cancel_hint_.store(true, memory_order_relaxed);
-  pending_cancel_msg_ = std::move(msg);
+  if (!msg.empty()) {
+    pending_cancel_msg_ = std::make_unique<std::string>(std::move(msg));
+  } else {
+    pending_cancel_msg_.reset();
+  }
   unlock();
   return true;
 }
@@ -100,7 +110,7 @@ void TaskBase::begin_wait_locked(Cancellable* w) noexcept {
   if (must_cancel_locked_) {
     // asyncio's __step: a cancellation that arrived while we were running is delivered by
     // cancelling what we now wait on.
-    if (w->cancel_wait(pending_cancel_msg_)) {
+    if (w->cancel_wait(pending_cancel_msg_ ? *pending_cancel_msg_ : std::string())) {
       must_cancel_locked_ = false;
       must_cancel_hint_.store(false, memory_order_relaxed);
     }
@@ -115,7 +125,7 @@ void TaskBase::end_wait() {
   if (must) {
     must_cancel_locked_ = false;
     must_cancel_hint_.store(false, memory_order_relaxed);
-    msg = std::move(pending_cancel_msg_);
+    msg = take_pending_msg_locked();
   }
   unlock();
   if (must) throw CancelledError(std::move(msg));
@@ -144,10 +154,12 @@ void TaskBase::finish(std::exception_ptr error) noexcept {
       // asyncio: a cancellation requested during the last step turns the result into a
       // cancellation. complete() has lock_ held here.
       final_state = kCancelled;
-      msg = std::move(pending_cancel_msg_);
+      msg = take_pending_msg_locked();
     }
     if (final_state == kException) exc_ = error;
-    if (final_state == kCancelled) cancel_msg_ = std::move(msg);
+    if (final_state == kCancelled && !msg.empty()) {
+      cancel_msg_ = std::make_unique<std::string>(std::move(msg));
+    }
     return final_state;
   });
   if (registry_) registry_->remove(this);
@@ -156,14 +168,14 @@ void TaskBase::finish(std::exception_ptr error) noexcept {
 
 std::string TaskBase::get_name() const {
   lock_.lock();
-  std::string n = name_.empty() ? "Task-" + std::to_string(number_) : name_;
+  std::string n = name_ ? *name_ : "Task-" + std::to_string(number_);
   lock_.unlock();
   return n;
 }
 
 void TaskBase::set_name(std::string name) {
   lock();
-  name_ = std::move(name);
+  name_ = std::make_unique<std::string>(std::move(name));
   unlock();
 }
 
@@ -171,7 +183,7 @@ std::string TaskBase::describe() const { return "Task " + get_name(); }
 
 void TaskBase::destroy() noexcept {
   if (state() == kException && !retrieved_.load(memory_order_relaxed)) report_unretrieved();
-  std::coroutine_handle<> h = root_;
+  std::coroutine_handle<> h = root();
   this->~TaskBase();
   h.destroy();  // frees the frame and this header with it
 }

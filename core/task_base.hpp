@@ -19,7 +19,9 @@
 #pragma once
 
 #include <coroutine>
+#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 
 #include <weft/core/detail/runnable.hpp>
@@ -71,7 +73,8 @@ class TaskBase : public FutureBase, public Runnable {
 
   // ---- scheduler side ----
   void set_loop(LoopBase* l) noexcept { loop_.store(l, memory_order_relaxed); }
-  [[nodiscard]] std::coroutine_handle<> root() const noexcept { return root_; }
+  // The root coroutine's frame starts right after this header (same allocation).
+  [[nodiscard]] std::coroutine_handle<> root() const noexcept;
   std::uint32_t yield_epoch_ = 0;  // the poll epoch a sleep(0) waits past (owning loop only)
   // all_tasks() bookkeeping, guarded by the registry's lock.
   TaskRegistry* registry_ = nullptr;
@@ -87,18 +90,32 @@ class TaskBase : public FutureBase, public Runnable {
  private:
   static void run_thunk(Runnable* r) noexcept;
 
-  std::coroutine_handle<> root_;
-  bool started_ = false;                // the first step has run (the task's own thread)
-  std::uint64_t number_;                // for the default name "Task-<number>"
-  Cancellable* fut_waiter_ = nullptr;  // guarded by lock_
-  bool must_cancel_locked_ = false;    // guarded by lock_
+  std::string take_pending_msg_locked();
+
+  // Small fields first: they share the tail padding of Runnable. The header is kept small
+  // because a million live tasks means a million of them (see docs/performance.md).
+  bool started_ = false;              // the first step has run (the task's own thread)
+  bool must_cancel_locked_ = false;   // guarded by lock_
   // Mirrors must_cancel_locked_ so the yield path can skip the lock (relaxed: a hint re-checked
   // under lock_).
   atomic<bool> must_cancel_hint_{false};
-  std::string pending_cancel_msg_;  // guarded by lock_
   atomic<int> num_cancels_requested_{0};
-  std::string name_;  // guarded by lock_ after creation
+  Cancellable* fut_waiter_ = nullptr;  // guarded by lock_
+  std::uint64_t number_;               // for the default name "Task-<number>"
+  // Rare, so out of line: the message of a cancel() not yet delivered, a custom name.
+  std::unique_ptr<std::string> pending_cancel_msg_;  // guarded by lock_
+  std::unique_ptr<std::string> name_;                // guarded by lock_ after creation
 };
+
+inline constexpr std::size_t kFrameAlign = alignof(std::max_align_t);
+// Bytes in front of every coroutine frame, reserved for a TaskBase (see Coro's promise).
+inline constexpr std::size_t kFramePrefix =
+    (sizeof(TaskBase) + kFrameAlign - 1) / kFrameAlign * kFrameAlign;
+
+inline std::coroutine_handle<> TaskBase::root() const noexcept {
+  return std::coroutine_handle<>::from_address(
+      const_cast<char*>(reinterpret_cast<const char*>(this)) + kFramePrefix);
+}
 
 // The task running on this thread, or null.
 inline TaskBase* current_task_base() noexcept { return tls_current_task; }
