@@ -91,7 +91,8 @@ class [[nodiscard]] Coro {
   Coro& operator=(const Coro&) = delete;
   ~Coro() { reset(); }
 
-  [[nodiscard]] bool valid() const noexcept { return static_cast<bool>(h_); }
+  // False for an empty Coro and for one already awaited (its frame has run; it cannot run again).
+  [[nodiscard]] bool valid() const noexcept { return h_ && !consumed_; }
 
   struct Awaiter {
     Handle h;
@@ -110,6 +111,7 @@ class [[nodiscard]] Coro {
 
   // Gives up the frame (create_task takes it).
   Handle release() noexcept {
+    if (consumed_) return {};  // already awaited: the finished frame stays ours (~Coro frees it)
     consumed_ = true;
     return std::exchange(h_, {});
   }

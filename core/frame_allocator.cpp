@@ -4,7 +4,10 @@
 
 #include <weft/core/detail/atomic.hpp>
 
-#if defined(WEFT_FRAMES_TBBMALLOC) && !defined(WEFT_ASAN)
+#if !defined(WEFT_ASAN) && !defined(WEFT_TSAN)
+#define WEFT_FRAME_CACHE 1
+#endif
+#if defined(WEFT_FRAMES_TBBMALLOC) && defined(WEFT_FRAME_CACHE)
 #include <tbb/scalable_allocator.h>
 #define WEFT_BACKING_TBB 1
 #endif
@@ -62,7 +65,7 @@ inline std::size_t class_of(std::size_t n) noexcept { return (n - 1) / kGranule;
 }  // namespace
 
 void* frame_alloc(std::size_t n) {
-#if !defined(WEFT_ASAN)
+#if defined(WEFT_FRAME_CACHE)
   std::size_t c = class_of(n);
   if (c < kClasses) {
     ThreadCache& tc = tl_cache;
@@ -78,7 +81,7 @@ void* frame_alloc(std::size_t n) {
 }
 
 void frame_free(void* p, std::size_t n) noexcept {
-#if !defined(WEFT_ASAN)
+#if defined(WEFT_FRAME_CACHE)
   std::size_t c = class_of(n);
   if (c < kClasses) {
     ThreadCache& tc = tl_cache;

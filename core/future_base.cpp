@@ -1,6 +1,7 @@
 #include <weft/core/future_base.hpp>
 
 #include <atomic>
+#include <cstdio>
 
 namespace weft::detail {
 
@@ -116,10 +117,32 @@ std::exception_ptr FutureBase::exception() const {
 }
 
 void FutureBase::report_unretrieved() noexcept {
-  LoopBase* l = loop();
-  if (!l) return;
   try {
-    l->call_exception_handler({describe() + " exception was never retrieved", exc_, describe()});
+    std::string what = describe();
+    // ExceptionContext::task_name is the bare task name ("Task <name>" -> "<name>"), and
+    // empty for a plain Future (as the slow-callback report does).
+    std::string task = what.rfind("Task ", 0) == 0 ? what.substr(5) : std::string();
+    ExceptionContext context{what + " exception was never retrieved", exc_, std::move(task)};
+    LoopBase* l = loop();
+    bool reported = l != nullptr && with_live_loop(
+                                        l,
+                                        [](LoopBase* live, void* ctx) {
+                                          live->call_exception_handler(
+                                              *static_cast<ExceptionContext*>(ctx));
+                                        },
+                                        &context);
+    if (!reported) {
+      // The handle outlived its runtime: nobody to hand it to but stderr.
+      std::string text = "weft: " + context.message;
+      try {
+        std::rethrow_exception(exc_);
+      } catch (const std::exception& e) {
+        text += std::string("\n  exception: ") + e.what();
+      } catch (...) {
+      }
+      text += '\n';
+      std::fputs(text.c_str(), stderr);
+    }
   } catch (...) {
   }
 }

@@ -68,5 +68,14 @@ extern thread_local TaskBase* tls_current_task;
 // The running loop, or RuntimeError("no running event loop").
 LoopBase& running_loop();
 
+// Loops alive right now. A Task or Future handle may outlive its runtime; what it reports when
+// released (an exception never retrieved) must then not reach a destroyed loop. Loops register
+// on construction and leave on destruction; with_live_loop calls fn(loop) under the registry's
+// lock if `loop` is still alive (so it cannot be destroyed meanwhile) and returns whether it
+// was. Rare paths only: it takes a mutex.
+void register_live_loop(LoopBase* loop);
+void unregister_live_loop(LoopBase* loop) noexcept;
+bool with_live_loop(LoopBase* loop, void (*fn)(LoopBase*, void*), void* arg) noexcept;
+
 }  // namespace detail
 }  // namespace weft

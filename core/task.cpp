@@ -1,6 +1,8 @@
 #include <weft/core/task.hpp>
 
 #include <atomic>
+#include <mutex>
+#include <unordered_set>
 
 namespace weft {
 namespace detail {
@@ -16,6 +18,32 @@ LoopBase& running_loop() {
 
 namespace {
 std::atomic<std::uint64_t> g_callback_ids{0};
+
+std::mutex& live_loops_mu() {
+  static std::mutex mu;
+  return mu;
+}
+std::unordered_set<LoopBase*>& live_loops() {
+  static std::unordered_set<LoopBase*> loops;
+  return loops;
+}
+}  // namespace
+
+void register_live_loop(LoopBase* loop) {
+  std::lock_guard lock(live_loops_mu());
+  live_loops().insert(loop);
+}
+
+void unregister_live_loop(LoopBase* loop) noexcept {
+  std::lock_guard lock(live_loops_mu());
+  live_loops().erase(loop);
+}
+
+bool with_live_loop(LoopBase* loop, void (*fn)(LoopBase*, void*), void* arg) noexcept {
+  std::lock_guard lock(live_loops_mu());
+  if (live_loops().count(loop) == 0) return false;
+  fn(loop, arg);
+  return true;
 }
 
 std::uint64_t next_callback_id() noexcept {

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <thread>
 
 #include <weft/scheduler/runtime.hpp>
 
@@ -28,12 +29,20 @@ EventLoop::EventLoop(Runtime& rt, std::size_t index, bool single_worker, bool de
       single_(single_worker),
       debug_(debug),
       slow_callback_duration_(rt.options().slow_callback_duration),
-      rng_(0x9e3779b97f4a7c15ull * (index + 1)) {}
+      rng_(0x9e3779b97f4a7c15ull * (index + 1)) {
+  detail::register_live_loop(this);
+}
 
-EventLoop::~EventLoop() { close(); }
+EventLoop::~EventLoop() {
+  detail::unregister_live_loop(this);
+  close();
+}
 
 void EventLoop::close() noexcept {
   closed_.store(true, detail::memory_order_release);
+  // A foreign thread may still be inside push_inbox() (it published an item we consumed and
+  // has not finished waking us): let it leave before the reactor goes.
+  while (wakers_.load(detail::memory_order_acquire) != 0) std::this_thread::yield();
   // Whatever is still queued (callbacks never run) is dropped; tasks were all finished by
   // Runtime::close before this.
   auto drop = [](detail::Runnable* r) {
@@ -70,8 +79,13 @@ void EventLoop::leave() noexcept {
 // ---------------------------------------------------------------- scheduling
 
 void EventLoop::push_inbox(detail::Runnable* r) noexcept {
+  // relaxed increment is enough: close() waits for zero with acquire after every producer it
+  // must wait for has incremented (they hold references that keep the loop alive until then);
+  // release decrement: pairs with that acquire, so the wake() below happens-before teardown.
+  wakers_.fetch_add(1, detail::memory_order_relaxed);
   inbox_.push(r);
   wake();
+  wakers_.fetch_sub(1, detail::memory_order_release);
 }
 
 void EventLoop::wake() noexcept {
@@ -171,9 +185,8 @@ void EventLoop::add_timer_any_thread(detail::TimerNode* node) {
     timers_.push(node);  // the heap's reference is the node's second one
     return;
   }
-  // Hand the insertion to the owning thread. The node keeps both references: one travels
-  // into the heap, one is the caller's TimerHandle.
-  node->add_ref();
+  // Hand the insertion to the owning thread. The node keeps its two references: one travels
+  // into the heap, one is the caller's TimerHandle (no extra one: that leaked every node).
   auto* carrier = detail::make_callback(this, 1, [this, node] { timers_.push(node); });
   post_threadsafe(carrier);
 }
@@ -346,7 +359,7 @@ void EventLoop::report_slow(const std::string& what, Clock::duration took) noexc
                           what.rfind("Task ", 0) == 0 ? what.substr(5) : std::string()});
 }
 
-void EventLoop::park() {
+void EventLoop::park(const detail::atomic<bool>& stop) {
   if (!single_) {
     if (searching_) {
       searching_ = false;
@@ -356,8 +369,11 @@ void EventLoop::park() {
   }
   // seq_cst store: Dekker pair with Inbox::push + wake() (see inbox.hpp).
   parked_.store(true, detail::memory_order_seq_cst);
-  bool work = !inbox_.empty() || rt_.stopping().load(detail::memory_order_acquire) ||
-              (!single_ && rt_.has_work());
+  // seq_cst loads of stop/stopping: Dekker pair with the seq_cst store + wake() of whoever
+  // sets them (StopWhenDone, Runtime::close): either they see parked_ and wake us, or we see
+  // the flag here.
+  bool work = !inbox_.empty() || stop.load(detail::memory_order_seq_cst) ||
+              rt_.stopping().load(detail::memory_order_seq_cst) || (!single_ && rt_.has_work());
   if (!work) {
     counters_.parks.add();
     counters_.polls.add();
@@ -397,7 +413,7 @@ void EventLoop::run_until(const detail::atomic<bool>& stop) {
       }
     }
     if (stop.load(detail::memory_order_acquire)) break;
-    park();
+    park(stop);
   }
   if (searching_) {
     searching_ = false;

@@ -168,7 +168,9 @@ class EventLoop final : public detail::LoopBase {
   void maintenance(std::chrono::nanoseconds timeout);
   void drain_inbox();
   void fire_timers();
-  void park();
+  // Blocks in the reactor until work, a wake-up or the next timer; returns at once if `stop`
+  // is already set (checked after parked_ is published, so a stop is never slept through).
+  void park(const detail::atomic<bool>& stop);
   std::chrono::nanoseconds next_timer_timeout() const noexcept;
   void report_slow(const std::string& what, Clock::duration took) noexcept;
 
@@ -197,6 +199,11 @@ class EventLoop final : public detail::LoopBase {
   // true while the worker is blocked (or about to block) in reactor_.wait. seq_cst: the other
   // half of the Dekker pair with Inbox::push (see inbox.hpp).
   alignas(detail::kCacheLine) detail::atomic<bool> parked_{false};
+  // Threads between pushing into inbox_ and finishing wake(): close() waits for them, so a
+  // foreign thread completing a future never touches a loop that is being destroyed. On its
+  // own cache line: only foreign producers write it.
+  alignas(detail::kCacheLine) detail::atomic<std::uint32_t> wakers_{0};
+  alignas(detail::kCacheLine) char pad_after_wakers_ = 0;
   detail::atomic<bool> closed_{false};
   detail::atomic<bool> running_{false};
   detail::TaskRegistry registry_;

@@ -56,6 +56,7 @@ Executor& Runtime::default_executor() {
 
 void Runtime::set_default_executor(std::shared_ptr<Executor> executor) {
   std::lock_guard lock(executor_mu_);
+  if (default_executor_) retired_executors_.push_back(std::move(default_executor_));
   default_executor_ = std::move(executor);
 }
 
@@ -143,14 +144,11 @@ void Runtime::drive_until_done(const std::vector<detail::TaskBase*>& tasks) {
   detail::StopWhenDone done;
   done.loop = &l0;
   std::vector<detail::StopNode> nodes(tasks.size());
-  int pending = 0;
   done.remaining.store(1, detail::memory_order_relaxed);  // held until all are registered
   for (std::size_t i = 0; i < tasks.size(); ++i) {
     nodes[i].group = &done;
     done.remaining.fetch_add(1, detail::memory_order_relaxed);
-    if (tasks[i]->add_waiter(&nodes[i])) {
-      ++pending;
-    } else {
+    if (!tasks[i]->add_waiter(&nodes[i])) {
       done.remaining.fetch_sub(1, detail::memory_order_relaxed);
     }
   }
@@ -190,27 +188,27 @@ void Runtime::close() {
   cancel_all_tasks();
   l0.leave();
   {
-    std::shared_ptr<Executor> ex;
+    std::vector<std::shared_ptr<Executor>> executors;
     {
       std::lock_guard lock(executor_mu_);
-      ex = default_executor_;
+      executors = retired_executors_;
+      if (default_executor_) executors.push_back(default_executor_);
     }
-    if (ex) ex->shutdown(true);
+    for (auto& ex : executors) ex->shutdown(true);
     // Results of executor calls that were still on their way arrive through the inboxes;
     // their tasks are done already, so they only release references.
   }
-  stopping_.store(true, detail::memory_order_release);
+  stopping_.store(true, detail::memory_order_seq_cst);  // Dekker pair with park()
   for (auto& l : loops_) l->wake();
   for (auto& t : threads_) t.join();
   threads_.clear();
-  // Drain what the executors posted while shutting down, then close.
+  // From here nothing may start: a callback run by the final drain that tries create_task /
+  // call_soon gets RuntimeError("Event loop is closed") (reported to the exception handler)
+  // instead of leaving a task that would never run.
+  for (auto& l : loops_) l->closed_.store(true, detail::memory_order_release);
   l0.enter();
-  {
-    detail::atomic<bool> stop{true};
-    l0.maintenance(std::chrono::nanoseconds(0));
-    while (detail::Runnable* r = l0.local_.pop_front()) l0.run_one(r);
-    (void)stop;
-  }
+  l0.maintenance(std::chrono::nanoseconds(0));
+  while (detail::Runnable* r = l0.local_.pop_front()) l0.run_one(r);
   l0.leave();
   for (auto& l : loops_) l->close();
   closed_ = true;

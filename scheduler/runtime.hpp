@@ -102,6 +102,9 @@ class Runtime {
 
   std::mutex executor_mu_;
   std::shared_ptr<Executor> default_executor_;  // guarded by executor_mu_
+  // Replaced default executors live until close(): a to_thread that read the old one just
+  // before set_default_executor() may still be submitting to it.
+  std::vector<std::shared_ptr<Executor>> retired_executors_;  // guarded by executor_mu_
 };
 
 namespace detail {
@@ -118,7 +121,7 @@ struct StopWhenDone : WaiterNode {
     auto* self = static_cast<StopWhenDone*>(n);
     EventLoop* l = self->loop;
     if (self->remaining.fetch_sub(1, memory_order_acq_rel) == 1) {
-      self->stop.store(true, memory_order_release);
+      self->stop.store(true, memory_order_seq_cst);  // Dekker pair with park()
       l->wake();
     }
   }
@@ -134,7 +137,7 @@ struct StopNode : WaiterNode {
     StopWhenDone* g = static_cast<StopNode*>(n)->group;
     EventLoop* l = g->loop;
     if (g->remaining.fetch_sub(1, memory_order_acq_rel) == 1) {
-      g->stop.store(true, memory_order_release);
+      g->stop.store(true, memory_order_seq_cst);  // Dekker pair with park()
       l->wake();
     }
   }

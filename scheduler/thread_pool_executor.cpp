@@ -1,10 +1,36 @@
 #include <weft/scheduler/thread_pool_executor.hpp>
 
 #include <algorithm>
+#include <cstdio>
+#include <exception>
+#include <string>
 
 #include <weft/core/errors.hpp>
 
 namespace weft {
+
+namespace {
+
+// The pool whose worker() runs on this thread (to refuse a shutdown that would wait for itself).
+thread_local const ThreadPoolExecutor* tls_pool = nullptr;
+
+// Executor::submit takes a bare callable; run_in_executor wraps its work so nothing escapes, but
+// a direct submit may throw. Letting it escape would terminate the process; killing the thread
+// would shrink the pool. Report it and keep the thread (concurrent.futures stores it in the
+// Future; a bare submit has none).
+void report_escaped_exception() noexcept {
+  std::string text = "weft: exception escaped a ThreadPoolExecutor call";
+  try {
+    throw;
+  } catch (const std::exception& e) {
+    text += std::string(": ") + e.what();
+  } catch (...) {
+  }
+  text += '\n';
+  std::fputs(text.c_str(), stderr);
+}
+
+}  // namespace
 
 ThreadPoolExecutor::ThreadPoolExecutor(std::size_t max_workers,
                                        std::chrono::milliseconds idle_timeout)
@@ -19,23 +45,40 @@ std::size_t ThreadPoolExecutor::thread_count() const {
   return alive_;
 }
 
+std::size_t ThreadPoolExecutor::idle_count() const {
+  std::lock_guard lock(mu_);
+  return idle_;
+}
+
 void ThreadPoolExecutor::submit(detail::UniqueFunction fn) {
   std::unique_lock lock(mu_);
   if (shutdown_) throw RuntimeError("cannot schedule new futures after shutdown");
   queue_.push_back(std::move(fn));
-  if (idle_ > 0) {
+  // An idle thread that was already notified for an earlier item still counts in idle_ until it
+  // wakes, so idle_ > 0 alone does not mean someone is free for this item: compare with the
+  // number of items waiting (Python's _idle_semaphore does the same accounting).
+  if (queue_.size() <= idle_) {
     lock.unlock();
     cv_.notify_one();
     return;
   }
-  if (alive_ < max_workers_) {
-    reap_locked();
-    ++alive_;
+  if (alive_ >= max_workers_) return;  // at the bound: the item waits for a busy thread
+  reap_locked();
+  ++alive_;
+  try {
     threads_.emplace_back([this] { worker(); });
+  } catch (...) {
+    // No thread: if none is left to drain the queue, take the item back and report the failure.
+    --alive_;
+    if (alive_ == 0) {
+      queue_.pop_back();
+      throw;
+    }
   }
 }
 
-// Joins threads that retired (they cannot join themselves).
+// Joins threads that retired (they cannot join themselves). A retired thread has already
+// released mu_ for good, so joining it here cannot deadlock.
 void ThreadPoolExecutor::reap_locked() {
   if (retired_.empty()) return;
   for (auto it = threads_.begin(); it != threads_.end();) {
@@ -50,14 +93,19 @@ void ThreadPoolExecutor::reap_locked() {
 }
 
 void ThreadPoolExecutor::worker() {
+  tls_pool = this;
   std::unique_lock lock(mu_);
   for (;;) {
     if (!queue_.empty()) {
       detail::UniqueFunction fn = std::move(queue_.front());
       queue_.pop_front();
       lock.unlock();
-      fn();  // callers wrap their work; an escaping exception would be a bug in weft
-      fn = detail::UniqueFunction();
+      try {
+        fn();
+      } catch (...) {
+        report_escaped_exception();
+      }
+      fn = detail::UniqueFunction();  // the callable's captures die outside the lock
       lock.lock();
       continue;
     }
@@ -65,10 +113,16 @@ void ThreadPoolExecutor::worker() {
     ++idle_;
     bool woke = cv_.wait_for(lock, idle_timeout_, [this] { return !queue_.empty() || shutdown_; });
     --idle_;
-    if (!woke) break;  // idle too long: retire
+    if (!woke) break;  // idle too long (and the queue is empty, checked under mu_): retire
   }
   --alive_;
-  if (!shutdown_) retired_.push_back(std::this_thread::get_id());
+  if (shutdown_) {
+    // Notified under mu_: a shutdown(true) caller may destroy the pool as soon as it can lock.
+    if (alive_ == 0) all_exited_.notify_all();
+  } else {
+    retired_.push_back(std::this_thread::get_id());
+  }
+  tls_pool = nullptr;
 }
 
 void ThreadPoolExecutor::shutdown(bool wait) {
@@ -76,17 +130,19 @@ void ThreadPoolExecutor::shutdown(bool wait) {
   {
     std::lock_guard lock(mu_);
     shutdown_ = true;
+    cv_.notify_all();
+    // shutdown(false) keeps the threads in threads_: they are joined by a later shutdown(true)
+    // or the destructor. (Detaching them would let them touch this pool after it is freed.)
+    if (!wait) return;
+    if (tls_pool == this) throw RuntimeError("cannot join current thread");
     threads.swap(threads_);
     retired_.clear();
   }
-  cv_.notify_all();
-  for (auto& t : threads) {
-    if (wait) {
-      t.join();
-    } else {
-      t.detach();
-    }
-  }
+  for (auto& t : threads) t.join();
+  // A concurrent shutdown(true) may have taken the threads: wait for them to leave worker() too,
+  // so every caller returns only once all submitted work has finished.
+  std::unique_lock lock(mu_);
+  all_exited_.wait(lock, [this] { return alive_ == 0; });
 }
 
 }  // namespace weft

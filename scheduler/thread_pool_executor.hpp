@@ -3,7 +3,20 @@
 // Bounded (Python's default bound min(32, cores + 4); an unbounded pool is the failure mode of
 // Tokio's blocking pool that grows to hundreds of threads): threads are created on demand up to
 // the bound, work beyond it waits in a FIFO queue, and a thread idle for `idle_timeout` retires.
-// Any thread may submit.
+//
+// Threads: submit() and thread_count() from any thread. shutdown(wait = true) from any thread
+// but the pool's own (it would wait for itself: RuntimeError, as Python's join of the current
+// thread); the destructor likewise. Work queued before shutdown still runs (Python's default
+// cancel_futures=False).
+//
+// Invariants (all under mu_):
+//   - alive_ <= max_workers_; alive_ counts threads inside worker(), busy or idle.
+//   - idle_ counts threads waiting in cv_ for work. A submit hands its item to an idle thread only
+//     while queue_.size() <= idle_ (each idle thread will take at least one); otherwise it starts a
+//     thread, so items never queue behind busy threads while the bound allows another one.
+//   - queue_ non-empty implies alive_ > 0 (a thread exists that will drain it).
+//   - threads_ holds every std::thread not yet joined; retired_ names those that left worker()
+//     after an idle timeout (joined at the next spawn or at shutdown).
 #pragma once
 
 #include <chrono>
@@ -30,6 +43,8 @@ class ThreadPoolExecutor final : public Executor {
   [[nodiscard]] std::size_t max_workers() const noexcept { return max_workers_; }
   // Threads alive now (for tests and metrics).
   [[nodiscard]] std::size_t thread_count() const;
+  // Threads waiting for work now (for tests and metrics).
+  [[nodiscard]] std::size_t idle_count() const;
 
  private:
   void worker();
@@ -38,7 +53,8 @@ class ThreadPoolExecutor final : public Executor {
   const std::size_t max_workers_;
   const std::chrono::milliseconds idle_timeout_;
   mutable std::mutex mu_;
-  std::condition_variable cv_;
+  std::condition_variable cv_;                // work arrived, or shutdown
+  std::condition_variable all_exited_;        // alive_ reached 0 after shutdown
   std::deque<detail::UniqueFunction> queue_;  // guarded by mu_
   std::vector<std::thread> threads_;          // guarded by mu_
   std::vector<std::thread::id> retired_;      // guarded by mu_: exited, not yet joined

@@ -6,7 +6,8 @@
 // _int_malloc/_int_free: ~25% of spawn_many's instructions in a callgrind profile. A block freed
 // on any thread goes to that thread's cache (blocks of one class are interchangeable), up to a
 // bound per class, past which it returns to operator delete; a thread's cache is released when
-// the thread exits. Under AddressSanitizer the cache is off, so use-after-free stays visible.
+// the thread exits. Under AddressSanitizer and ThreadSanitizer both the cache and tbbmalloc are
+// off: the sanitizers must see every allocation (use-after-free; memory reused across threads).
 #pragma once
 
 #include <cstddef>
