@@ -23,7 +23,7 @@ namespace weft {
 namespace detail {
 
 template <class T>
-class FutureState final : public FutureBase {
+class FutureState final : public FutureBase, public PooledAlloc {
  public:
   explicit FutureState(LoopBase* loop) noexcept : FutureBase(loop, 1) {}
 
@@ -51,7 +51,7 @@ class FutureState final : public FutureBase {
 };
 
 template <>
-class FutureState<void> final : public FutureBase {
+class FutureState<void> final : public FutureBase, public PooledAlloc {
  public:
   explicit FutureState(LoopBase* loop) noexcept : FutureBase(loop, 1) {}
   bool try_set_result() {

@@ -14,13 +14,14 @@
 #include <utility>
 
 #include <weft/core/detail/atomic.hpp>
+#include <weft/core/detail/frame_allocator.hpp>
 #include <weft/core/detail/runnable.hpp>
 #include <weft/core/loop_base.hpp>
 
 namespace weft {
 namespace detail {
 
-class HandleNode : public Runnable {
+class HandleNode : public Runnable, public PooledAlloc {
  public:
   enum State : std::uint8_t { kPending, kCancelled, kDone };
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <utility>
 
+#include <weft/core/detail/frame_allocator.hpp>
 #include <weft/core/future_base.hpp>
 #include <weft/core/handle.hpp>
 
@@ -25,7 +26,7 @@ struct Ref {
 };
 
 template <class F>  // F: void(FutureBase*)
-class DoneCallbackNode final : public WaiterNode {
+class DoneCallbackNode final : public WaiterNode, public PooledAlloc {
  public:
   explicit DoneCallbackNode(F fn) : WaiterNode(&DoneCallbackNode::notify), fn_(std::move(fn)) {
     dispose = &DoneCallbackNode::dispose_fn;
