@@ -10,6 +10,12 @@
 namespace weft {
 
 namespace {
+// How long an idle pool thread watches for the next call before sleeping: long enough to
+// cover a loop resuming the caller and submitting again, short enough not to matter when idle.
+constexpr std::chrono::microseconds kSpinFor{50};
+}  // namespace
+
+namespace {
 
 // The pool whose worker() runs on this thread (to refuse a shutdown that would wait for itself).
 thread_local const ThreadPoolExecutor* tls_pool = nullptr;
@@ -54,10 +60,13 @@ void ThreadPoolExecutor::submit(detail::UniqueFunction fn) {
   std::unique_lock lock(mu_);
   if (shutdown_) throw RuntimeError("cannot schedule new futures after shutdown");
   queue_.push_back(std::move(fn));
+  queued_.store(queue_.size(), std::memory_order_relaxed);
   // An idle thread that was already notified for an earlier item still counts in idle_ until it
   // wakes, so idle_ > 0 alone does not mean someone is free for this item: compare with the
   // number of items waiting (Python's _idle_semaphore does the same accounting).
   if (queue_.size() <= idle_) {
+    // The spinner (if any) takes the first waiting item without being woken.
+    if (spinner_ && queue_.size() == 1) return;
     lock.unlock();
     cv_.notify_one();
     return;
@@ -95,10 +104,13 @@ void ThreadPoolExecutor::reap_locked() {
 void ThreadPoolExecutor::worker() {
   tls_pool = this;
   std::unique_lock lock(mu_);
+  bool spun = false;  // this thread already spun since its last item: sleep now
   for (;;) {
     if (!queue_.empty()) {
       detail::UniqueFunction fn = std::move(queue_.front());
       queue_.pop_front();
+      queued_.store(queue_.size(), std::memory_order_relaxed);
+      spun = false;
       lock.unlock();
       try {
         fn();
@@ -110,6 +122,22 @@ void ThreadPoolExecutor::worker() {
       continue;
     }
     if (shutdown_) break;
+    if (!spinner_ && !spun) {
+      spinner_ = true;
+      spun = true;
+      ++idle_;
+      lock.unlock();
+      const auto until = std::chrono::steady_clock::now() + kSpinFor;
+      while (queued_.load(std::memory_order_relaxed) == 0 &&
+             !stop_spin_.load(std::memory_order_relaxed) &&
+             std::chrono::steady_clock::now() < until) {
+        std::this_thread::yield();  // on a small machine the loop thread needs this core
+      }
+      lock.lock();
+      spinner_ = false;
+      --idle_;
+      continue;
+    }
     ++idle_;
     bool woke = cv_.wait_for(lock, idle_timeout_, [this] { return !queue_.empty() || shutdown_; });
     --idle_;
@@ -130,6 +158,7 @@ void ThreadPoolExecutor::shutdown(bool wait) {
   {
     std::lock_guard lock(mu_);
     shutdown_ = true;
+    stop_spin_.store(true, std::memory_order_relaxed);
     cv_.notify_all();
     // shutdown(false) keeps the threads in threads_: they are joined by a later shutdown(true)
     // or the destructor. (Detaching them would let them touch this pool after it is freed.)

@@ -15,10 +15,15 @@
 //     while queue_.size() <= idle_ (each idle thread will take at least one); otherwise it starts a
 //     thread, so items never queue behind busy threads while the bound allows another one.
 //   - queue_ non-empty implies alive_ > 0 (a thread exists that will drain it).
+//   - at most one idle thread spins (spinner_) instead of sleeping in cv_, for up to kSpinFor,
+//     watching queued_; it counts in idle_, and a submit that it will pick up does not notify
+//     cv_. This is Go's "spinning M": a burst of small calls (to_thread's common case) then costs
+//     no futex wake-up and context switch per call.
 //   - threads_ holds every std::thread not yet joined; retired_ names those that left worker()
 //     after an idle timeout (joined at the next spawn or at shutdown).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -60,7 +65,12 @@ class ThreadPoolExecutor final : public Executor {
   std::vector<std::thread::id> retired_;      // guarded by mu_: exited, not yet joined
   std::size_t alive_ = 0;                     // guarded by mu_
   std::size_t idle_ = 0;                      // guarded by mu_
+  bool spinner_ = false;                      // guarded by mu_
   bool shutdown_ = false;                     // guarded by mu_
+  // queue_.size(), written under mu_ and read without it by the spinner (relaxed: a hint; the
+  // spinner takes mu_ before it touches the queue).
+  std::atomic<std::size_t> queued_{0};
+  std::atomic<bool> stop_spin_{false};
 };
 
 }  // namespace weft
