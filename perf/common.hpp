@@ -17,11 +17,12 @@
 // WEFT_PERF_SMOKE=1 shrinks every workload ~100× (scaled(); fib30 runs fib(20), skynet 10^4
 // leaves, ping_pong 10 rounds): the ctest smoke run.
 //
-// WeftDriver works around a lost wake-up at the end of Runtime::run with 2+ workers (found by
-// these benchmarks, see docs/performance.md): when the main task finishes on another worker
-// while worker 0 is between run_until's stop check and its reactor wait, StopWhenDone's wake()
-// finds parked_ still false and skips the eventfd write, and park() does not re-check the stop
-// flag, so worker 0 sleeps in epoll_wait(-1) for good. The driver's guard thread watches each
+// WeftDriver detects a lost wake-up at the end of Runtime::run with 2+ workers (found by these
+// benchmarks and fixed since, see docs/performance.md: park() now re-checks the stop flag after
+// publishing parked_). The bug was: when the main task finished on another worker while worker
+// 0 was between run_until's stop check and its reactor wait, StopWhenDone's wake() found
+// parked_ still false and skipped the eventfd write, so worker 0 slept in epoll_wait(-1) for
+// good. The guard stays as a regression detector (expected count: 0). It watches each
 // run whose main coroutine has finished: if the thread that finished it and worker 0's thread
 // are both asleep (state S in /proc, so neither is merely preempted) on two looks kPoll apart,
 // the wake-up was lost, and the guard posts a no-op with call_soon_threadsafe to worker 0, which
