@@ -104,7 +104,10 @@ weft::Coro<int> demo(std::size_t workers, weft::CpuExecutor* cpu) {
   std::atomic<int> ticks{0};
   weft::Task<> tick = weft::create_task(ticker(&ticks), {.name = "ticker"});
   t0 = std::chrono::steady_clock::now();
-  std::string answer = co_await weft::to_thread(blocking_lookup, std::string("answer"));
+  // The key is named, not a temporary inside the co_await expression (g++ 12 destroys such
+  // temporaries twice; see docs/compilers.md).
+  const std::string key = "answer";
+  std::string answer = co_await weft::to_thread(blocking_lookup, key);
   double blocking_ms = Ms(std::chrono::steady_clock::now() - t0).count();
   tick.cancel();
   try {
