@@ -87,7 +87,13 @@ struct CpuExecutor::Call {
 // max_concurrency = N would run at most N - 1 calls at once.) A thread calling
 // arena().execute() still joins when a slot is free, and otherwise waits for its functor to run.
 CpuExecutor::CpuExecutor(int max_concurrency)
-    : arena_(max_concurrency, /*reserved_for_masters=*/0) {
+    : parallelism_(std::make_unique<tbb::global_control>(
+          tbb::global_control::max_allowed_parallelism,
+          static_cast<std::size_t>(max_concurrency == tbb::task_arena::automatic
+                                       ? tbb::this_task_arena::max_concurrency()
+                                       : max_concurrency) +
+              1)),
+      arena_(max_concurrency, /*reserved_for_masters=*/0) {
   arena_.initialize();
 }
 

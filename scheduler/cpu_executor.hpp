@@ -7,9 +7,10 @@
 // task_arena::enqueue), so an event loop may call it. shutdown(wait = true) must not be called
 // from inside the arena (it would wait for the very call running it: RuntimeError).
 //
-// Concurrency: at most max_concurrency() calls run at once, and never more than oneTBB's worker
-// pool allows (by default one thread fewer than the cores, since oneTBB expects the main thread to
-// join in; raise it process-wide with tbb::global_control::max_allowed_parallelism).
+// Concurrency: at most max_concurrency() calls run at once. oneTBB's worker pool holds one thread
+// fewer than the cores by default (it expects the main thread to join in); while a CpuExecutor
+// lives it raises that limit (tbb::global_control::max_allowed_parallelism, process-wide) to
+// max_concurrency() + 1 so that all its slots get a worker.
 //
 // ThreadSanitizer: oneTBB ships uninstrumented, so TSan cannot see the synchronisation inside
 // libtbb and reports oneTBB's inline header code (its task objects' vptr and fields, memory its
@@ -25,6 +26,9 @@
 #include <cstddef>
 #include <mutex>
 
+#include <memory>
+
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/task_arena.h>
 
 #include <weft/scheduler/executor.hpp>
@@ -55,6 +59,10 @@ class CpuExecutor final : public Executor {
   struct Call;
   void finished() noexcept;
 
+  // oneTBB's worker pool defaults to cores - 1 threads (it expects a master thread to join);
+  // an arena fed only by enqueue needs max_concurrency workers, so the executor raises the
+  // process-wide limit to match while it lives (else oneTBB warns and runs N - 1 calls at once).
+  std::unique_ptr<tbb::global_control> parallelism_;
   tbb::task_arena arena_;
   mutable std::mutex mu_;
   std::condition_variable all_done_;
