@@ -25,9 +25,7 @@ void HandleNode::run_thunk(Runnable* r) noexcept {
 void TimerHandle::cancel() noexcept {
   if (!node_ || !node_->cancel()) return;
   auto* timer = static_cast<detail::TimerNode*>(node_);
-  // On the owning loop's thread the heap entry goes at once; from elsewhere it is dropped
-  // lazily when it reaches the top (asyncio removes cancelled timers lazily too).
-  if (timer->loop()->on_loop_thread()) timer->loop()->remove_timer(timer);
+  timer->loop()->remove_timer(timer);  // at once on the loop's thread, else lazily
 }
 
 }  // namespace weft

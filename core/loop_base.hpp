@@ -47,8 +47,10 @@ class LoopBase {
   // any thread (at most one syscall, to wake the loop if it is parked).
   virtual void post(HandleNode* node) = 0;
   virtual void post_threadsafe(HandleNode* node) = 0;
-  // Timers. add_timer: own thread only. A timer is cancelled through its node (any thread);
-  // the loop drops cancelled nodes lazily, or at once when cancelled on its own thread.
+  // Timers. add_timer: own thread only. A timer is cancelled through its node (any thread),
+  // then remove_timer (any thread): on the loop's own thread the node leaves the heap at once;
+  // from elsewhere it is counted, dropped lazily when it reaches the top, and the heap is purged
+  // once such cancellations reach half its size (asyncio's rule for cancelled TimerHandles).
   virtual void add_timer(TimerNode* node) = 0;
   virtual void remove_timer(TimerNode* node) noexcept = 0;
   [[nodiscard]] virtual Clock::time_point now() const noexcept = 0;

@@ -47,7 +47,7 @@ bool SleepAwaiter::cancel_wait(const std::string& msg) noexcept {
   cancelled_ = true;
   cancel_msg_ = msg;
   detail::LoopBase* loop = timer_->loop();
-  if (loop->on_loop_thread()) loop->remove_timer(timer_);
+  loop->remove_timer(timer_);  // at once on the loop's thread, else lazily
   task_->loop()->schedule(task_);
   return true;
 }

@@ -191,7 +191,14 @@ void EventLoop::add_timer_any_thread(detail::TimerNode* node) {
   post_threadsafe(carrier);
 }
 
-void EventLoop::remove_timer(detail::TimerNode* node) noexcept { timers_.remove(node); }
+void EventLoop::remove_timer(detail::TimerNode* node) noexcept {
+  if (on_loop_thread()) {
+    timers_.remove(node);
+  } else {
+    // relaxed: a count that only decides when to purge; the node's own state is what matters.
+    foreign_cancels_.fetch_add(1, detail::memory_order_relaxed);
+  }
+}
 
 void EventLoop::fire_timers() {
   if (timers_.empty()) return;
@@ -210,6 +217,13 @@ void EventLoop::fire_timers() {
     } else {
       local_.push_back(n);  // the heap's reference travels with it
     }
+  }
+  // Timers cancelled from other threads stay in the heap until they reach the top; once they
+  // could be half of it, sweep them (O(n), so amortised O(1) per cancellation).
+  std::uint32_t foreign = foreign_cancels_.load(detail::memory_order_relaxed);
+  if (foreign >= kPurgeThreshold && foreign >= timers_.size() / 2) {
+    foreign_cancels_.store(0, detail::memory_order_relaxed);
+    timers_.purge_cancelled();
   }
 }
 

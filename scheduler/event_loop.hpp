@@ -51,6 +51,9 @@ class EventLoop final : public detail::LoopBase {
   // Tokio's MAX_LIFO_POLLS_PER_TICK.
   static constexpr std::uint32_t kMaxLifoRuns = 3;
   static constexpr std::size_t kRingCapacity = 256;
+  // Cross-thread timer cancellations before the heap is swept (below it, lazy removal at the
+  // top is cheaper than a sweep).
+  static constexpr std::uint32_t kPurgeThreshold = 1024;
   using Ring = detail::WorkStealingRing<detail::Runnable, kRingCapacity>;
 
   EventLoop(Runtime& rt, std::size_t index, bool single_worker, bool debug);
@@ -205,6 +208,8 @@ class EventLoop final : public detail::LoopBase {
   alignas(detail::kCacheLine) detail::atomic<std::uint32_t> wakers_{0};
   alignas(detail::kCacheLine) char pad_after_wakers_ = 0;
   detail::atomic<bool> closed_{false};
+  // Timers cancelled from other threads since the last sweep (relaxed: a purge trigger only).
+  detail::atomic<std::uint32_t> foreign_cancels_{0};
   detail::atomic<bool> running_{false};
   detail::TaskRegistry registry_;
   std::mutex handler_mu_;
