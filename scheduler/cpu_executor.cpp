@@ -16,20 +16,6 @@ namespace {
 // The executor whose call runs on this thread (to refuse a shutdown that would wait for itself).
 thread_local const CpuExecutor* tls_cpu_executor = nullptr;
 
-// An exception escaping an enqueued functor makes oneTBB abort (its enqueue_task::cancel asserts),
-// so a bare submit() that throws is reported here instead; run_in_executor never lets one escape.
-void report_escaped_exception() noexcept {
-  std::string text = "weft: exception escaped a CpuExecutor call";
-  try {
-    throw;
-  } catch (const std::exception& e) {
-    text += std::string(": ") + e.what();
-  } catch (...) {
-  }
-  text += '\n';
-  std::fputs(text.c_str(), stderr);
-}
-
 }  // namespace
 
 // One submitted call, on the heap: the functor oneTBB copies into its task holds only a pointer.
@@ -67,7 +53,8 @@ struct CpuExecutor::Call {
       // hold this one's result back for its whole duration).
       tbb::this_task_arena::isolate([job] { job->fn(); });
     } catch (...) {
-      report_escaped_exception();
+      // Escaping an enqueued functor would make oneTBB abort (enqueue_task::cancel asserts).
+      detail::report_escaped_exception("CpuExecutor");
     }
     delete job;  // the callable's captures die before the call counts as finished
     tls_cpu_executor = outer;

@@ -17,4 +17,11 @@ class Executor {
   virtual void shutdown(bool wait = true) = 0;
 };
 
+namespace detail {
+// An exception escaped a callable given straight to submit() (run_in_executor wraps its work so
+// nothing escapes): letting it propagate would terminate the process or kill a pool thread, so
+// it is printed to stderr instead. Call from a catch block.
+void report_escaped_exception(const char* executor) noexcept;
+}  // namespace detail
+
 }  // namespace weft

@@ -24,17 +24,6 @@ thread_local const ThreadPoolExecutor* tls_pool = nullptr;
 // a direct submit may throw. Letting it escape would terminate the process; killing the thread
 // would shrink the pool. Report it and keep the thread (concurrent.futures stores it in the
 // Future; a bare submit has none).
-void report_escaped_exception() noexcept {
-  std::string text = "weft: exception escaped a ThreadPoolExecutor call";
-  try {
-    throw;
-  } catch (const std::exception& e) {
-    text += std::string(": ") + e.what();
-  } catch (...) {
-  }
-  text += '\n';
-  std::fputs(text.c_str(), stderr);
-}
 
 }  // namespace
 
@@ -115,7 +104,7 @@ void ThreadPoolExecutor::worker() {
       try {
         fn();
       } catch (...) {
-        report_escaped_exception();
+        detail::report_escaped_exception("ThreadPoolExecutor");
       }
       fn = detail::UniqueFunction();  // the callable's captures die outside the lock
       lock.lock();
