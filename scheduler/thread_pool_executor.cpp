@@ -13,17 +13,9 @@ namespace {
 // How long an idle pool thread watches for the next call before sleeping: long enough to
 // cover a loop resuming the caller and submitting again, short enough not to matter when idle.
 constexpr std::chrono::microseconds kSpinFor{50};
-}  // namespace
-
-namespace {
 
 // The pool whose worker() runs on this thread (to refuse a shutdown that would wait for itself).
 thread_local const ThreadPoolExecutor* tls_pool = nullptr;
-
-// Executor::submit takes a bare callable; run_in_executor wraps its work so nothing escapes, but
-// a direct submit may throw. Letting it escape would terminate the process; killing the thread
-// would shrink the pool. Report it and keep the thread (concurrent.futures stores it in the
-// Future; a bare submit has none).
 
 }  // namespace
 
