@@ -514,15 +514,6 @@ TEST_P(EventLoopTest, RunnerRunsSeveralTimesOnOneRuntime) {
 
 // ================================================================ shutdown
 
-Coro<void> record_cancel(Future<> started, std::atomic<int>* cancelled) {
-  started.set_result();
-  try {
-    co_await weft::sleep(1h);
-  } catch (const CancelledError&) {
-    cancelled->fetch_add(1);
-    throw;
-  }
-}
 // Counts its own destruction; its copy inside a coroutine frame counts the frame's.
 struct FrameGuard {
   std::atomic<int>* count;
@@ -571,7 +562,7 @@ TEST_P(EventLoopTest, ShutdownCancelsPendingTasksAndDropsTimers) {
         std::vector<Future<>> started;
         for (int i = 0; i < 10; ++i) {
           started.push_back(Future<>::create());
-          weft::create_task(record_cancel(started.back(), &cancelled));
+          weft::create_task(sleep_forever(started.back(), &cancelled));
         }
         started.push_back(Future<>::create());
         weft::create_task(swallow_then_cleanup(started.back(), &cleaned, &spawned_freed));
