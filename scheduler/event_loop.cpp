@@ -161,13 +161,8 @@ void EventLoop::post(detail::HandleNode* node) {
   }
 }
 
-void EventLoop::post_threadsafe(detail::HandleNode* node) {
-  if (on_loop_thread()) {
-    local_.push_back(node);
-  } else {
-    push_inbox(node);
-  }
-}
+// post() already routes by thread; the two names stay because core asks for both.
+void EventLoop::post_threadsafe(detail::HandleNode* node) { post(node); }
 
 void EventLoop::register_task(detail::TaskBase* task) noexcept {
   // Tasks are listed by the loop that created them; the registry lock is uncontended unless
